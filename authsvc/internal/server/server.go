@@ -1,0 +1,101 @@
+// Package server exposes the auth service over Connect: one set of handlers
+// for gRPC, gRPC-Web and Connect (JSON and binary), plus the JWKS document,
+// grpc.health.v1 and gRPC reflection, all on one http.Handler.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+
+	"github.com/acme/authgw/gen/auth/v1/authv1connect"
+
+	"github.com/acme/authgw/authsvc/internal/auth"
+)
+
+// maxMessageBytes bounds request messages: the largest legitimate one is a
+// password change, far below this.
+const maxMessageBytes = 64 << 10
+
+// Pinger reports whether the database answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps are what the server needs.
+type Deps struct {
+	Service  *auth.Service
+	Verifier Verifier
+	// JWKS is the JSON Web Key Set document of the verification keys.
+	JWKS   []byte
+	DB     Pinger
+	Logger *slog.Logger
+}
+
+// Server is the auth service's HTTP surface.
+type Server struct {
+	handler  http.Handler
+	draining atomic.Bool
+}
+
+// New returns the server; routes lists the whole surface.
+func New(d Deps) *Server {
+	s := &Server{}
+	s.handler = s.routes(d)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Drain makes the health check answer NOT_SERVING, so load balancers stop
+// sending new calls while in-flight ones finish.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+func (s *Server) routes(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(authv1connect.NewAuthServiceHandler(
+		&handler{svc: d.Service},
+		connect.WithInterceptors(observeInterceptor(d.Logger), authInterceptor(d.Verifier)),
+		connect.WithReadMaxBytes(maxMessageBytes),
+	))
+	mux.Handle(grpchealth.NewHandler(&healthChecker{db: d.DB, draining: &s.draining}))
+	reflector := grpcreflect.NewStaticReflector(authv1connect.AuthServiceName, grpchealth.HealthV1ServiceName)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.Handle("GET /.well-known/jwks.json", jwksHandler(d.JWKS))
+	return mux
+}
+
+func jwksHandler(doc []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		// Short enough that a rotated key reaches verifiers quickly; they
+		// refetch on an unknown kid anyway.
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(doc)
+	})
+}
+
+// healthChecker answers grpc.health.v1 for the whole server ("") and the
+// auth service: SERVING while the database answers and the server is not
+// draining.
+type healthChecker struct {
+	db       Pinger
+	draining *atomic.Bool
+}
+
+func (h *healthChecker) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grpchealth.CheckResponse, error) {
+	if req.Service != "" && req.Service != authv1connect.AuthServiceName {
+		return nil, connect.NewError(connect.CodeNotFound, nil)
+	}
+	if h.draining.Load() || h.db.Ping(ctx) != nil {
+		return &grpchealth.CheckResponse{Status: grpchealth.StatusNotServing}, nil
+	}
+	return &grpchealth.CheckResponse{Status: grpchealth.StatusServing}, nil
+}
