@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/acme/authgw/authsvc/internal/password"
 )
 
 // config is the service's configuration, read from the environment.
@@ -24,6 +26,7 @@ type config struct {
 	RefreshIdleTTL   time.Duration
 	RefreshAbsTTL    time.Duration
 	ReuseGrace       time.Duration
+	HashParams       password.Params
 	HashConcurrency  int
 	HashMaxWait      time.Duration
 	ShutdownTimeout  time.Duration
@@ -85,6 +88,25 @@ func loadConfig(getenv func(string) string) (config, error) {
 	dur("AUTH_HASH_MAX_WAIT", 5*time.Second, &c.HashMaxWait)
 	dur("AUTH_SHUTDOWN_TIMEOUT", 20*time.Second, &c.ShutdownTimeout)
 	dur("AUTH_DB_WAIT", 30*time.Second, &c.DBWait)
+
+	c.HashParams = password.DefaultParams()
+	uintVar := func(name string, dst *uint32) {
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not a whole number", name, v))
+			return
+		}
+		*dst = uint32(n)
+	}
+	uintVar("AUTH_ARGON2_MEMORY_KIB", &c.HashParams.Memory)
+	uintVar("AUTH_ARGON2_ITERATIONS", &c.HashParams.Time)
+	if err := c.HashParams.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("AUTH_ARGON2_MEMORY_KIB, AUTH_ARGON2_ITERATIONS: %w", err))
+	}
 
 	c.HashConcurrency = runtime.GOMAXPROCS(0)
 	if v := getenv("AUTH_HASH_CONCURRENCY"); v != "" {

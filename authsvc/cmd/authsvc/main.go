@@ -80,7 +80,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	if p, min := cfg.HashParams, password.DefaultParams(); p.Memory < min.Memory || p.Time < min.Time {
+		log.Warn("argon2id parameters below the OWASP minimum (m=19456 KiB, t=2): for tests only",
+			"memory_kib", p.Memory, "iterations", p.Time)
+	}
 	hasher := password.NewHasher(password.Options{
+		Params:        cfg.HashParams,
 		MaxConcurrent: cfg.HashConcurrency,
 		MaxWait:       cfg.HashMaxWait,
 	})

@@ -35,6 +35,9 @@ func Each(t *testing.T, fn func(t *testing.T, url string)) {
 	})
 }
 
+// PostgresURL returns the PostgreSQL server URL of EnvPostgres, or "".
+func PostgresURL() string { return os.Getenv(EnvPostgres) }
+
 // SQLite returns the URL of a new SQLite file in a temporary directory.
 func SQLite(t testing.TB) string {
 	t.Helper()

@@ -66,6 +66,11 @@ type Options struct {
 
 // Hasher hashes and verifies passwords under admission control. It is safe
 // for concurrent use.
+//
+// Hash, Verify and Dummy wait for a slot until ctx's deadline, or MaxWait
+// when ctx has none, and then fail with ErrBusy. A ctx that is already
+// done, or is canceled while waiting, gives an error wrapping ctx.Err()
+// (context.Canceled or context.DeadlineExceeded) instead.
 type Hasher struct {
 	params  Params
 	sem     chan struct{}

@@ -169,6 +169,7 @@ func TestVerifyMalformed(t *testing.T) {
 		{name: "salt url alphabet", encoded: phc("argon2id", "v=19", "m=64,t=1,p=1", "____________________", key)},
 		{name: "key not base64", encoded: phc("argon2id", "v=19", "m=64,t=1,p=1", salt, "!!!!"+key[4:])},
 		{name: "non-canonical trailing bits", encoded: phc("argon2id", "v=19", "m=64,t=1,p=1", salt[:len(salt)-1]+"B", key)},
+		{name: "newline in key", encoded: phc("argon2id", "v=19", "m=64,t=1,p=1", salt, key[:10]+"\n"+key[10:])},
 		{name: "huge input", encoded: phc("argon2id", "v=19", "m=64,t=1,p=1", strings.Repeat("A", 1<<20), key)},
 	}
 	for _, tt := range tests {

@@ -114,12 +114,12 @@ func decode(s string) (decoded, error) {
 	if err != nil {
 		return decoded{}, err
 	}
-	salt, err := b64.DecodeString(parts[4])
-	if err != nil {
+	salt, ok := decodeB64(parts[4])
+	if !ok {
 		return decoded{}, malformed("salt is not base64")
 	}
-	key, err := b64.DecodeString(parts[5])
-	if err != nil {
+	key, ok := decodeB64(parts[5])
+	if !ok {
 		return decoded{}, malformed("key is not base64")
 	}
 	p.SaltLen = uint32(len(salt))
@@ -128,6 +128,16 @@ func decode(s string) (decoded, error) {
 		return decoded{}, malformed(r)
 	}
 	return decoded{params: p, salt: salt, key: key}, nil
+}
+
+// decodeB64 decodes canonical unpadded standard base64. The decoder skips
+// CR and LF, so the result is re-encoded and compared to s.
+func decodeB64(s string) ([]byte, bool) {
+	b, err := b64.DecodeString(s)
+	if err != nil || b64.EncodeToString(b) != s {
+		return nil, false
+	}
+	return b, true
 }
 
 // parseParams parses "m=<KiB>,t=<iterations>,p=<lanes>" in that order.

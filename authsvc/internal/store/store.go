@@ -78,7 +78,7 @@ func Open(url string) (*Store, error) {
 		sqldb.SetMaxIdleConns(4)
 		return &Store{db: bun.NewDB(sqldb, sqlitedialect.New())}, nil
 	default:
-		return nil, errors.New("store: database url must start with postgres://, postgresql://, sqlite: or file:")
+		return nil, errors.New("store: database url must start with postgres://, postgresql://, sqlite: or file: followed by a path")
 	}
 }
 
