@@ -76,7 +76,7 @@ func (s *logSink) String() string {
 
 // testEnv is the environment every instance starts from: a free port, a
 // fresh data directory and cheap hashing parameters.
-func testEnv(t *testing.T) map[string]string {
+func testEnv(t testing.TB) map[string]string {
 	return map[string]string{
 		"AUTH_ADDR":              "127.0.0.1:0",
 		"AUTH_DATA_DIR":          t.TempDir(),
@@ -86,7 +86,7 @@ func testEnv(t *testing.T) map[string]string {
 	}
 }
 
-func start(t *testing.T, env map[string]string) *instance {
+func start(t testing.TB, env map[string]string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	in := &instance{logs: &logSink{addrc: make(chan string, 1)}, stop: cancel, done: make(chan error, 1)}
@@ -115,7 +115,7 @@ func start(t *testing.T, env map[string]string) *instance {
 
 // shutdown stops the instance and waits for run to return; it is safe to
 // call twice.
-func (in *instance) shutdown(t *testing.T) {
+func (in *instance) shutdown(t testing.TB) {
 	t.Helper()
 	in.once.Do(func() {
 		in.stop()

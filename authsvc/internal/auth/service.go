@@ -62,7 +62,9 @@ type TokenPair struct {
 	User         *User
 }
 
-func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+// now is the clock at the precision both databases keep, so what a call
+// returns equals what a later read returns.
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
 
 // Register creates an account with the default roles.
 func (s *Service) Register(ctx context.Context, email, password string) (*User, error) {

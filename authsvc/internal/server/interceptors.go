@@ -123,7 +123,7 @@ func observeInterceptor(log *slog.Logger) connect.UnaryInterceptorFunc {
 				}
 				err = cerr
 			}
-			attrs = append(attrs, slog.String("code", code), slog.Duration("duration", time.Since(start)))
+			attrs = append(attrs, slog.String("code", code), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
 			log.LogAttrs(ctx, level, "rpc", attrs...)
 			return res, err
 		}
