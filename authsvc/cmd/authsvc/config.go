@@ -16,6 +16,7 @@ import (
 // config is the service's configuration, read from the environment.
 type config struct {
 	Addr             string
+	AdminAddr        string
 	DataDir          string
 	DatabaseURL      string
 	SigningKeyFile   string // empty: generated under DataDir
@@ -47,6 +48,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.Addr == "" {
 		c.Addr = ":50051"
+	}
+	if c.AdminAddr = getenv("AUTH_ADMIN_ADDR"); c.AdminAddr == "" {
+		c.AdminAddr = ":9090"
 	}
 	if c.DataDir == "" {
 		c.DataDir = "data"

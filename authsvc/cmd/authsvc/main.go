@@ -20,10 +20,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/uptrace/bun/extra/bunotel"
+
 	"github.com/acme/authgw/authsvc/internal/auth"
+	"github.com/acme/authgw/authsvc/internal/metrics"
 	"github.com/acme/authgw/authsvc/internal/password"
 	"github.com/acme/authgw/authsvc/internal/server"
 	"github.com/acme/authgw/authsvc/internal/store"
+	"github.com/acme/authgw/authsvc/internal/telemetry"
 	"github.com/acme/authgw/authsvc/internal/token"
 )
 
@@ -63,12 +67,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("configuration: %w", err)
 	}
 	log := newLogger(cfg, stderr)
-
-	st, err := store.Open(cfg.DatabaseURL)
+	tracing, err := telemetry.Setup(ctx, "authsvc", getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tracing.Shutdown(sctx); err != nil {
+			log.Warn("flushing traces", "error", err)
+		}
+	}()
+	if tracing.Endpoint != "" {
+		log.Info("tracing on", "endpoint", tracing.Endpoint)
+	}
+	st, err := store.Open(cfg.DatabaseURL,
+		bunotel.NewQueryHook(bunotel.WithTracerProvider(tracing.Provider), bunotel.WithDBName("authsvc")))
 	if err != nil {
 		return fmt.Errorf("AUTH_DATABASE_URL: %w", err)
 	}
 	defer st.Close()
+
 	if err := migrate(ctx, st, cfg.DBWait, log); err != nil {
 		return err
 	}
@@ -84,24 +103,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("argon2id parameters below the OWASP minimum (m=19456 KiB, t=2): for tests only",
 			"memory_kib", p.Memory, "iterations", p.Time)
 	}
+	m := metrics.New(st.DB().DB)
+
 	hasher := password.NewHasher(password.Options{
 		Params:        cfg.HashParams,
 		MaxConcurrent: cfg.HashConcurrency,
 		MaxWait:       cfg.HashMaxWait,
+		OnQueue:       m.HashQueue,
 	})
 	svc := auth.NewService(st, hasher, issuer, auth.Config{
 		RefreshIdleTTL:     cfg.RefreshIdleTTL,
 		RefreshAbsoluteTTL: cfg.RefreshAbsTTL,
 		ReuseGrace:         cfg.ReuseGrace,
 	})
-	srv := server.New(server.Deps{
+	srv, err := server.New(server.Deps{
 		Service:  svc,
 		Verifier: issuer,
 		JWKS:     issuer.JWKS(),
 		DB:       st,
 		Logger:   log,
+		Metrics:  m,
+		Tracing:  tracing,
 	})
-	return serve(ctx, cfg, srv, log)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, srv, m.Handler(), log)
 }
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {
@@ -182,7 +209,7 @@ func newIssuer(cfg config, log *slog.Logger) (*token.Issuer, error) {
 
 // serve runs the HTTP/1.1 + h2c server until ctx ends, then drains: health
 // turns NOT_SERVING, new connections are refused, in-flight calls finish.
-func serve(ctx context.Context, cfg config, srv *server.Server, log *slog.Logger) error {
+func serve(ctx context.Context, cfg config, srv *server.Server, metrics http.Handler, log *slog.Logger) error {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
@@ -198,10 +225,21 @@ func serve(ctx context.Context, cfg config, srv *server.Server, log *slog.Logger
 	if err != nil {
 		return fmt.Errorf("AUTH_ADDR: %w", err)
 	}
+	adminMux := http.NewServeMux()
+	adminMux.Handle("GET /metrics", metrics)
+	admin := &http.Server{Handler: adminMux, ReadHeaderTimeout: 10 * time.Second}
+	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("AUTH_ADMIN_ADDR: %w", err)
+	}
+	log.Info("admin listening", "addr", adminLn.Addr().String(), "paths", "/metrics")
 	log.Info("listening", "addr", ln.Addr().String(), "protocols", "http/1.1,h2c", "database", dbKind(cfg.DatabaseURL))
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- admin.Serve(adminLn) }()
+	defer admin.Close()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -38,11 +38,13 @@ import (
 // instance is the real program, started by run on a free port.
 type instance struct {
 	addr string
-	url  string
-	logs *logSink
-	stop context.CancelFunc
-	done chan error
-	once sync.Once
+	// admin is the address of the metrics listener.
+	admin string
+	url   string
+	logs  *logSink
+	stop  context.CancelFunc
+	done  chan error
+	once  sync.Once
 }
 
 // logSink collects the JSON log lines of run and reports the listening
@@ -52,6 +54,7 @@ type logSink struct {
 	buf   bytes.Buffer
 	addrc chan string
 	once  sync.Once
+	admin string
 }
 
 func (s *logSink) Write(p []byte) (int, error) {
@@ -61,7 +64,15 @@ func (s *logSink) Write(p []byte) (int, error) {
 	sc := bufio.NewScanner(bytes.NewReader(p))
 	for sc.Scan() {
 		var line struct{ Msg, Addr string }
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+		if json.Unmarshal(sc.Bytes(), &line) != nil {
+			continue
+		}
+		switch line.Msg {
+		case "admin listening":
+			s.mu.Lock()
+			s.admin = line.Addr
+			s.mu.Unlock()
+		case "listening":
 			s.once.Do(func() { s.addrc <- line.Addr })
 		}
 	}
@@ -79,6 +90,7 @@ func (s *logSink) String() string {
 func testEnv(t testing.TB) map[string]string {
 	return map[string]string{
 		"AUTH_ADDR":              "127.0.0.1:0",
+		"AUTH_ADMIN_ADDR":        "127.0.0.1:0",
 		"AUTH_DATA_DIR":          t.TempDir(),
 		"AUTH_ARGON2_MEMORY_KIB": "64",
 		"AUTH_ARGON2_ITERATIONS": "1",
@@ -104,6 +116,9 @@ func start(t testing.TB, env map[string]string) *instance {
 		t.Fatalf("run did not listen within 30s\nlogs:\n%s", in.logs)
 	}
 	in.url = "http://" + in.addr
+	in.logs.mu.Lock()
+	in.admin = in.logs.admin
+	in.logs.mu.Unlock()
 	t.Cleanup(func() {
 		in.shutdown(t)
 		if t.Failed() {
@@ -763,5 +778,82 @@ func TestDatabaseDownAndBack(t *testing.T) {
 	}
 	if lastErr != nil {
 		t.Errorf("Login after the database returned: %v, want recovery", lastErr)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	in := start(t, testEnv(t))
+	c := authv1connect.NewAuthServiceClient(h1Client, in.url)
+	if _, err := c.Register(t.Context(), &authv1.RegisterRequest{Email: "m@example.com", Password: "correct horse"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Login(t.Context(), &authv1.LoginRequest{Email: "m@example.com", Password: "wrong horse"})
+	wantCode(t, "Login(wrong password)", err, connect.CodeUnauthenticated)
+
+	res, err := http.Get("http://" + in.admin + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{
+		`authsvc_rpc_requests_total{code="ok",procedure="/auth.v1.AuthService/Register",protocol="connect"} 1`,
+		`authsvc_rpc_requests_total{code="unauthenticated",procedure="/auth.v1.AuthService/Login",protocol="connect"} 1`,
+		`authsvc_rpc_duration_seconds_count{code="ok",procedure="/auth.v1.AuthService/Register",protocol="connect"} 1`,
+		`authsvc_password_hash_queue_depth 0`,
+		`authsvc_password_hash_rejected_total 0`,
+		`go_sql_open_connections{db_name="authsvc"}`,
+	} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("/metrics has no %q", want)
+		}
+	}
+}
+
+func TestHashingCapacityFullIsResourceExhausted(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	env["AUTH_ARGON2_MEMORY_KIB"] = "32768"
+	env["AUTH_ARGON2_ITERATIONS"] = "4"
+	env["AUTH_HASH_CONCURRENCY"] = "1"
+	env["AUTH_HASH_MAX_WAIT"] = "1ms"
+	in := start(t, env)
+	c := authv1connect.NewAuthServiceClient(h2cClient, in.url, connect.WithGRPC())
+	const n = 6
+	codesSeen := make([]connect.Code, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			_, err := c.Register(context.Background(), &authv1.RegisterRequest{Email: fmt.Sprintf("busy%d@example.com", i), Password: "correct horse"})
+			codesSeen[i] = connect.CodeOf(err)
+			if err == nil {
+				codesSeen[i] = 0
+			}
+		})
+	}
+	wg.Wait()
+	ok, exhausted := 0, 0
+	for i, code := range codesSeen {
+		switch code {
+		case 0:
+			ok++
+		case connect.CodeResourceExhausted:
+			exhausted++
+		default:
+			t.Errorf("Register #%d code = %v, want ok or resource_exhausted", i, code)
+		}
+	}
+	if ok == 0 || exhausted == 0 {
+		t.Errorf("%d ok and %d resource_exhausted of %d concurrent registrations with one hashing slot, want some of each", ok, exhausted, n)
+	}
+	res, err := http.Get("http://" + in.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if want := fmt.Sprintf("authsvc_password_hash_rejected_total %d", exhausted); !strings.Contains(string(raw), want) {
+		t.Errorf("/metrics has no %q", want)
 	}
 }

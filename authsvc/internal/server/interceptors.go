@@ -12,8 +12,15 @@ import (
 	"github.com/acme/authgw/gen/auth/v1/authv1connect"
 
 	"github.com/acme/authgw/authsvc/internal/auth"
+	"github.com/acme/authgw/authsvc/internal/password"
 	"github.com/acme/authgw/authsvc/internal/token"
 )
+
+// Metrics records calls.
+type Metrics interface {
+	ObserveRPC(procedure, protocol, code string, d time.Duration)
+	HashRejected()
+}
 
 // Verifier checks access tokens.
 type Verifier interface {
@@ -96,7 +103,7 @@ func BearerToken(header string) (string, bool) {
 // Connect codes, logs internal causes (never sent to the client) and writes
 // one access log line per call. It never logs messages, which hold
 // passwords and tokens.
-func observeInterceptor(log *slog.Logger) connect.UnaryInterceptorFunc {
+func observeInterceptor(log *slog.Logger, m Metrics) connect.UnaryInterceptorFunc {
 	return func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 			start := time.Now()
@@ -121,11 +128,19 @@ func observeInterceptor(log *slog.Logger) connect.UnaryInterceptorFunc {
 					level = slog.LevelWarn
 					attrs = append(attrs, slog.String("error", err.Error()))
 				}
-				err = cerr
 			}
-			attrs = append(attrs, slog.String("code", code), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
+			elapsed := time.Since(start)
+			m.ObserveRPC(req.Spec().Procedure, req.Peer().Protocol, code, elapsed)
+			if errors.Is(err, password.ErrBusy) {
+				m.HashRejected()
+			}
+			attrs = append(attrs, slog.String("code", code), slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000))
 			log.LogAttrs(ctx, level, "rpc", attrs...)
-			return res, err
+			if err != nil {
+				cerr, _ := connectError(err)
+				return res, cerr
+			}
+			return res, nil
 		}
 	}
 }

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -12,10 +13,12 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
+	"connectrpc.com/otelconnect"
 
 	"github.com/acme/authgw/gen/auth/v1/authv1connect"
 
 	"github.com/acme/authgw/authsvc/internal/auth"
+	"github.com/acme/authgw/authsvc/internal/telemetry"
 )
 
 // maxMessageBytes bounds request messages: the largest legitimate one is a
@@ -32,9 +35,13 @@ type Deps struct {
 	Service  *auth.Service
 	Verifier Verifier
 	// JWKS is the JSON Web Key Set document of the verification keys.
-	JWKS   []byte
-	DB     Pinger
-	Logger *slog.Logger
+	JWKS    []byte
+	DB      Pinger
+	Logger  *slog.Logger
+	Metrics Metrics
+	// Tracing instruments the calls (otelconnect); it continues the trace
+	// of the caller, which is the gateway or another trusted service.
+	Tracing *telemetry.Tracing
 }
 
 // Server is the auth service's HTTP surface.
@@ -44,10 +51,14 @@ type Server struct {
 }
 
 // New returns the server; routes lists the whole surface.
-func New(d Deps) *Server {
+func New(d Deps) (*Server, error) {
 	s := &Server{}
-	s.handler = s.routes(d)
-	return s
+	h, err := s.routes(d)
+	if err != nil {
+		return nil, err
+	}
+	s.handler = h
+	return s, nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -57,11 +68,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // sending new calls while in-flight ones finish.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-func (s *Server) routes(d Deps) http.Handler {
+func (s *Server) routes(d Deps) (http.Handler, error) {
+	otel, err := otelconnect.NewInterceptor(
+		otelconnect.WithTracerProvider(d.Tracing.Provider),
+		otelconnect.WithPropagator(d.Tracing.Propagator),
+		otelconnect.WithTrustRemote(),
+		otelconnect.WithoutMetrics(), // Prometheus has them, see Metrics
+	)
+	if err != nil {
+		return nil, fmt.Errorf("server: tracing: %w", err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle(authv1connect.NewAuthServiceHandler(
 		&handler{svc: d.Service},
-		connect.WithInterceptors(observeInterceptor(d.Logger), authInterceptor(d.Verifier)),
+		connect.WithInterceptors(otel, observeInterceptor(d.Logger, d.Metrics), authInterceptor(d.Verifier)),
 		connect.WithReadMaxBytes(maxMessageBytes),
 	))
 	mux.Handle(grpchealth.NewHandler(&healthChecker{db: d.DB, draining: &s.draining}))
@@ -69,7 +89,7 @@ func (s *Server) routes(d Deps) http.Handler {
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	mux.Handle("GET /.well-known/jwks.json", jwksHandler(d.JWKS))
-	return mux
+	return mux, nil
 }
 
 func jwksHandler(doc []byte) http.Handler {

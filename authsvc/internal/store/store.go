@@ -42,8 +42,20 @@ var _ auth.Store = (*Store)(nil)
 
 // Open connects to the database named by url: "postgres://…" or
 // "postgresql://…" for PostgreSQL, "sqlite:PATH" or "file:PATH" for SQLite.
-// It does not wait for the database to answer.
-func Open(url string) (*Store, error) {
+// It does not wait for the database to answer. Hooks see every query, for
+// tracing.
+func Open(url string, hooks ...bun.QueryHook) (*Store, error) {
+	s, err := open(url)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hooks {
+		s.db = s.db.WithQueryHook(h)
+	}
+	return s, nil
+}
+
+func open(url string) (*Store, error) {
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		sqldb, err := sql.Open("pgx", url)
