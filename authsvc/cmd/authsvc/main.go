@@ -38,7 +38,11 @@ func main() {
 	}
 }
 
-const usage = `usage: authsvc [serve|migrate]
+const usage = `usage: authsvc [serve|migrate|healthcheck]
+
+  serve        run the service (the default); pending migrations run first
+  migrate      apply pending migrations and exit
+  healthcheck  exit 0 when the local service is ready (for container health checks)
 
 Configuration comes from AUTH_* environment variables; see the README.`
 
@@ -52,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	switch cmd {
 	case "serve", "migrate":
+	case "healthcheck":
+		return healthcheck(ctx, getenv)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -227,13 +233,15 @@ func serve(ctx context.Context, cfg config, srv *server.Server, metrics http.Han
 	}
 	adminMux := http.NewServeMux()
 	adminMux.Handle("GET /metrics", metrics)
+	adminMux.Handle("GET /readyz", srv.ReadyHandler())
+	adminMux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	admin := &http.Server{Handler: adminMux, ReadHeaderTimeout: 10 * time.Second}
 	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("AUTH_ADMIN_ADDR: %w", err)
 	}
-	log.Info("admin listening", "addr", adminLn.Addr().String(), "paths", "/metrics")
+	log.Info("admin listening", "addr", adminLn.Addr().String(), "paths", "/metrics /healthz /readyz")
 	log.Info("listening", "addr", ln.Addr().String(), "protocols", "http/1.1,h2c", "database", dbKind(cfg.DatabaseURL))
 
 	errc := make(chan error, 2)
@@ -262,4 +270,35 @@ func dbKind(url string) string {
 		return "postgres"
 	}
 	return "sqlite"
+}
+
+// healthcheck asks the admin port of the service on this host whether it
+// is ready; container images have no shell or curl to do it.
+func healthcheck(ctx context.Context, getenv func(string) string) error {
+	addr := getenv("AUTH_ADMIN_ADDR")
+	if addr == "" {
+		addr = ":9090"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("AUTH_ADMIN_ADDR: %w", err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/readyz", nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("not ready: %w", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("not ready: %s", res.Status)
+	}
+	return nil
 }

@@ -857,3 +857,16 @@ func TestHashingCapacityFullIsResourceExhausted(t *testing.T) {
 		t.Errorf("/metrics has no %q", want)
 	}
 }
+
+func TestHealthcheckCommand(t *testing.T) {
+	t.Parallel()
+	in := start(t, testEnv(t))
+	env := map[string]string{"AUTH_ADMIN_ADDR": in.admin}
+	if err := run(t.Context(), []string{"authsvc", "healthcheck"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err != nil {
+		t.Errorf("healthcheck of a running service = %v, want nil", err)
+	}
+	in.shutdown(t)
+	if err := run(t.Context(), []string{"authsvc", "healthcheck"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err == nil {
+		t.Errorf("healthcheck of a stopped service = nil, want an error")
+	}
+}

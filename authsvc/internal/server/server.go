@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -47,12 +48,13 @@ type Deps struct {
 // Server is the auth service's HTTP surface.
 type Server struct {
 	handler  http.Handler
+	db       Pinger
 	draining atomic.Bool
 }
 
 // New returns the server; routes lists the whole surface.
 func New(d Deps) (*Server, error) {
-	s := &Server{}
+	s := &Server{db: d.DB}
 	h, err := s.routes(d)
 	if err != nil {
 		return nil, err
@@ -84,7 +86,7 @@ func (s *Server) routes(d Deps) (http.Handler, error) {
 		connect.WithInterceptors(otel, observeInterceptor(d.Logger, d.Metrics), authInterceptor(d.Verifier)),
 		connect.WithReadMaxBytes(maxMessageBytes),
 	))
-	mux.Handle(grpchealth.NewHandler(&healthChecker{db: d.DB, draining: &s.draining}))
+	mux.Handle(grpchealth.NewHandler(healthChecker{s}))
 	reflector := grpcreflect.NewStaticReflector(authv1connect.AuthServiceName, grpchealth.HealthV1ServiceName)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
@@ -102,19 +104,36 @@ func jwksHandler(doc []byte) http.Handler {
 	})
 }
 
-// healthChecker answers grpc.health.v1 for the whole server ("") and the
-// auth service: SERVING while the database answers and the server is not
-// draining.
-type healthChecker struct {
-	db       Pinger
-	draining *atomic.Bool
+// Ready reports whether the server should get traffic: it is not draining
+// and its database answers.
+func (s *Server) Ready(ctx context.Context) error {
+	if s.draining.Load() {
+		return errors.New("server: draining")
+	}
+	return s.db.Ping(ctx)
 }
 
-func (h *healthChecker) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grpchealth.CheckResponse, error) {
+// ReadyHandler answers 200 when Ready, 503 otherwise, for orchestrators
+// that probe over plain HTTP.
+func (s *Server) ReadyHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.Ready(r.Context()); err != nil {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+}
+
+// healthChecker answers grpc.health.v1 for the whole server ("") and the
+// auth service: SERVING while the server is Ready.
+type healthChecker struct{ s *Server }
+
+func (h healthChecker) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grpchealth.CheckResponse, error) {
 	if req.Service != "" && req.Service != authv1connect.AuthServiceName {
 		return nil, connect.NewError(connect.CodeNotFound, nil)
 	}
-	if h.draining.Load() || h.db.Ping(ctx) != nil {
+	if h.s.Ready(ctx) != nil {
 		return &grpchealth.CheckResponse{Status: grpchealth.StatusNotServing}, nil
 	}
 	return &grpchealth.CheckResponse{Status: grpchealth.StatusServing}, nil
