@@ -175,9 +175,12 @@ func bearer(ctx context.Context, token string) context.Context {
 	return header(ctx, "Authorization", "Bearer "+token)
 }
 
-func header(ctx context.Context, key, value string) context.Context {
+// header returns a context whose calls send the given header pairs.
+func header(ctx context.Context, kv ...string) context.Context {
 	ctx, call := connect.NewClientContext(ctx)
-	call.RequestHeader().Set(key, value)
+	for i := 0; i+1 < len(kv); i += 2 {
+		call.RequestHeader().Set(kv[i], kv[i+1])
+	}
 	return ctx
 }
 
@@ -868,5 +871,61 @@ func TestHealthcheckCommand(t *testing.T) {
 	in.shutdown(t)
 	if err := run(t.Context(), []string{"authsvc", "healthcheck"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err == nil {
 		t.Errorf("healthcheck of a stopped service = nil, want an error")
+	}
+}
+
+// TestLogsHoldNoSecrets runs a whole journey and scans every log line for
+// the password, the tokens and the Authorization header.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	t.Parallel()
+	in := start(t, testEnv(t))
+	c := authv1connect.NewAuthServiceClient(h1Client, in.url)
+	ctx := header(t.Context(), "X-Request-Id", "journey-42")
+	const pw, pw2 = "S3cret-Passw0rd!", "An0ther-Secret!"
+	if _, err := c.Register(ctx, &authv1.RegisterRequest{Email: "logs@example.com", Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Login(ctx, &authv1.LoginRequest{Email: "logs@example.com", Password: pw2})
+	wantCode(t, "Login(wrong password)", err, connect.CodeUnauthenticated)
+	login, err := c.Login(ctx, &authv1.LoginRequest{Email: "logs@example.com", Password: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := c.Refresh(ctx, &authv1.RefreshRequest{RefreshToken: login.GetRefreshToken()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Refresh(ctx, &authv1.RefreshRequest{RefreshToken: "x" + login.GetRefreshToken()[1:]})
+	wantCode(t, "Refresh(forged)", err, connect.CodeUnauthenticated)
+	authed := header(t.Context(), "X-Request-Id", "journey-42", "Authorization", "Bearer "+ref.GetAccessToken())
+	if _, err := c.ChangePassword(authed, &authv1.ChangePasswordRequest{CurrentPassword: pw, NewPassword: pw2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Logout(authed, &authv1.LogoutRequest{RefreshToken: ref.GetRefreshToken()}); err != nil {
+		t.Fatal(err)
+	}
+	logs := in.logs.String()
+	for name, secret := range map[string]string{
+		"password": pw, "new password": pw2,
+		"access token": login.GetAccessToken(), "refreshed access token": ref.GetAccessToken(),
+		"refresh token": login.GetRefreshToken(), "rotated refresh token": ref.GetRefreshToken(),
+		"signature of the access token": login.GetAccessToken()[strings.LastIndexByte(login.GetAccessToken(), '.')+1:],
+		"authorization header": "Bearer ",
+	} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the logs contain the %s", name)
+		}
+	}
+	rpcLines := 0
+	for line := range strings.SplitSeq(logs, "\n") {
+		if strings.Contains(line, `"msg":"rpc"`) {
+			rpcLines++
+			if !strings.Contains(line, `"request_id":"journey-42"`) {
+				t.Errorf("rpc log line without the request id: %s", line)
+			}
+		}
+	}
+	if rpcLines != 7 {
+		t.Errorf("%d rpc log lines, want 7 (one per call)", rpcLines)
 	}
 }

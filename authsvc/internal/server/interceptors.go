@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"strings"
@@ -85,6 +87,17 @@ func authInterceptor(v Verifier) connect.UnaryInterceptorFunc {
 	}
 }
 
+// requestID returns the caller's request id (the gateway sets one) when it
+// is well-formed, or a new one, so every log line can be correlated.
+func requestID(h string) string {
+	if h != "" && len(h) <= 128 && strings.Trim(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") == "" {
+		return h
+	}
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 // BearerToken extracts the token of an "Authorization: Bearer <token>"
 // header value. The scheme is case-insensitive (RFC 9110).
 func BearerToken(header string) (string, bool) {
@@ -115,9 +128,7 @@ func observeInterceptor(log *slog.Logger, m Metrics) connect.UnaryInterceptorFun
 				slog.String("protocol", req.Peer().Protocol),
 				slog.String("peer", req.Peer().Addr),
 			}
-			if rid := req.Header().Get("X-Request-Id"); rid != "" && len(rid) <= 128 {
-				attrs = append(attrs, slog.String("request_id", rid))
-			}
+			attrs = append(attrs, slog.String("request_id", requestID(req.Header().Get("X-Request-Id"))))
 			if err != nil {
 				cerr, internal := connectError(err)
 				code = cerr.Code().String()
