@@ -170,6 +170,19 @@ var protocols = []struct {
 	{"grpc-web-h2c", h2cClient, []connect.ClientOption{connect.WithGRPCWeb()}},
 }
 
+// signUp registers email with the password "correct horse" and logs in.
+func signUp(t *testing.T, c authv1connect.AuthServiceClient, email string) *authv1.LoginResponse {
+	t.Helper()
+	if _, err := c.Register(t.Context(), &authv1.RegisterRequest{Email: email, Password: "correct horse"}); err != nil {
+		t.Fatalf("Register(%q): %v", email, err)
+	}
+	login, err := c.Login(t.Context(), &authv1.LoginRequest{Email: email, Password: "correct horse"})
+	if err != nil {
+		t.Fatalf("Login(%q): %v", email, err)
+	}
+	return login
+}
+
 // bearer returns a context whose calls send the access token.
 func bearer(ctx context.Context, token string) context.Context {
 	return header(ctx, "Authorization", "Bearer "+token)
@@ -451,14 +464,7 @@ func TestJWKSAndTokenChecks(t *testing.T) {
 	env := testEnv(t)
 	in := start(t, env)
 	c := authv1connect.NewAuthServiceClient(h1Client, in.url)
-	ctx := t.Context()
-	if _, err := c.Register(ctx, &authv1.RegisterRequest{Email: "jwt@example.com", Password: "correct horse"}); err != nil {
-		t.Fatal(err)
-	}
-	login, err := c.Login(ctx, &authv1.LoginRequest{Email: "jwt@example.com", Password: "correct horse"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	login := signUp(t, c, "jwt@example.com")
 	at := login.GetAccessToken()
 
 	res, err := http.Get(in.url + "/.well-known/jwks.json")
@@ -529,16 +535,10 @@ func TestExpiredAccessToken(t *testing.T) {
 	in := start(t, env)
 	c := authv1connect.NewAuthServiceClient(h1Client, in.url)
 	ctx := t.Context()
-	if _, err := c.Register(ctx, &authv1.RegisterRequest{Email: "exp@example.com", Password: "correct horse"}); err != nil {
-		t.Fatal(err)
-	}
-	login, err := c.Login(ctx, &authv1.LoginRequest{Email: "exp@example.com", Password: "correct horse"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	login := signUp(t, c, "exp@example.com")
 	// 1s lifetime plus the 5s verification leeway.
 	time.Sleep(time.Duration(login.GetExpiresIn())*time.Second + token.DefaultLeeway + time.Second)
-	_, err = c.Me(bearer(ctx, login.GetAccessToken()), &authv1.MeRequest{})
+	_, err := c.Me(bearer(ctx, login.GetAccessToken()), &authv1.MeRequest{})
 	wantCode(t, "Me(expired token)", err, connect.CodeUnauthenticated)
 	ref, err := c.Refresh(ctx, &authv1.RefreshRequest{RefreshToken: login.GetRefreshToken()})
 	if err != nil {
@@ -592,13 +592,7 @@ func TestDataAndKeySurviveRestart(t *testing.T) {
 	first := start(t, env)
 	c := authv1connect.NewAuthServiceClient(h1Client, first.url)
 	ctx := t.Context()
-	if _, err := c.Register(ctx, &authv1.RegisterRequest{Email: "keep@example.com", Password: "correct horse"}); err != nil {
-		t.Fatal(err)
-	}
-	login, err := c.Login(ctx, &authv1.LoginRequest{Email: "keep@example.com", Password: "correct horse"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	login := signUp(t, c, "keep@example.com")
 	first.shutdown(t)
 	if !strings.Contains(first.logs.String(), `"msg":"stopped"`) {
 		t.Errorf("no stopped line in the logs of a clean shutdown")
