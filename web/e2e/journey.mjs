@@ -86,6 +86,7 @@ async function main() {
     AUTH_ARGON2_MEMORY_KIB: "64",
     AUTH_ARGON2_ITERATIONS: "1",
     AUTH_LOG_FORMAT: "text",
+    AUTH_TRUSTED_PROXIES: "127.0.0.1,::1",
   });
   await waitHTTP(`http://127.0.0.1:${authPort}/.well-known/jwks.json`, "authsvc");
   start("gateway", path.join(tmp, "gateway"), {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -21,6 +22,7 @@ type config struct {
 	DatabaseURL      string
 	SigningKeyFile   string // empty: generated under DataDir
 	PreviousKeyFiles []string
+	TrustedProxies   []netip.Prefix
 	Issuer           string
 	Audience         string
 	AccessTTL        time.Duration
@@ -72,6 +74,21 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 	}
 	var errs []error
+	for p := range strings.SplitSeq(getenv("AUTH_TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				errs = append(errs, fmt.Errorf("AUTH_TRUSTED_PROXIES: %q is not an IP address or CIDR prefix", p))
+				continue
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix.Masked())
+	}
 	dur := func(name string, def time.Duration, dst *time.Duration) {
 		*dst = def
 		v := getenv(name)

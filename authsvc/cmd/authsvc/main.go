@@ -130,6 +130,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger:   log,
 		Metrics:  m,
 		Tracing:  tracing,
+
+		TrustedProxies: cfg.TrustedProxies,
 	})
 	if err != nil {
 		return err

@@ -904,7 +904,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		"access token": login.GetAccessToken(), "refreshed access token": ref.GetAccessToken(),
 		"refresh token": login.GetRefreshToken(), "rotated refresh token": ref.GetRefreshToken(),
 		"signature of the access token": login.GetAccessToken()[strings.LastIndexByte(login.GetAccessToken(), '.')+1:],
-		"authorization header": "Bearer ",
+		"authorization header":          "Bearer ",
 	} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the logs contain the %s", name)

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"net"
+	"net/netip"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -18,6 +20,8 @@ import (
 // converts messages; rules live in auth, error codes in errors.go.
 type handler struct {
 	svc *auth.Service
+	// trusted are the proxies whose X-Forwarded-For is believed.
+	trusted []netip.Prefix
 }
 
 var _ authv1connect.AuthServiceHandler = (*handler)(nil)
@@ -31,7 +35,7 @@ func (h *handler) Register(ctx context.Context, req *authv1.RegisterRequest) (*a
 }
 
 func (h *handler) Login(ctx context.Context, req *authv1.LoginRequest) (*authv1.LoginResponse, error) {
-	p, err := h.svc.Login(ctx, req.GetEmail(), req.GetPassword(), clientFrom(ctx))
+	p, err := h.svc.Login(ctx, req.GetEmail(), req.GetPassword(), h.clientFrom(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -117,14 +121,54 @@ func userProto(u *auth.User) *authv1.User {
 }
 
 // clientFrom describes the caller of a login from its request.
-func clientFrom(ctx context.Context) auth.Client {
+func (h *handler) clientFrom(ctx context.Context) auth.Client {
 	call, ok := connect.CallInfoForHandlerContext(ctx)
 	if !ok {
 		return auth.Client{}
 	}
-	ip := call.Peer().Addr
-	if host, _, err := net.SplitHostPort(ip); err == nil {
-		ip = host
+	return auth.Client{
+		UserAgent: call.RequestHeader().Get("User-Agent"),
+		IPAddress: clientIP(call.Peer().Addr, call.RequestHeader().Values("X-Forwarded-For"), h.trusted),
 	}
-	return auth.Client{UserAgent: call.RequestHeader().Get("User-Agent"), IPAddress: ip}
+}
+
+// clientIP is the address of the client: the peer, unless the peer is a
+// trusted proxy; then the right-most X-Forwarded-For entry that is not a
+// trusted proxy itself (entries left of it could be forged by the client).
+func clientIP(peer string, forwarded []string, trusted []netip.Prefix) string {
+	addr := peer
+	if host, _, err := net.SplitHostPort(peer); err == nil {
+		addr = host
+	}
+	isTrusted := func(s string) bool {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			return false
+		}
+		ip = ip.Unmap()
+		for _, p := range trusted {
+			if p.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	}
+	if !isTrusted(addr) {
+		return addr
+	}
+	var hops []string
+	for _, v := range forwarded {
+		for h := range strings.SplitSeq(v, ",") {
+			hops = append(hops, strings.TrimSpace(h))
+		}
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		if _, err := netip.ParseAddr(hops[i]); err != nil {
+			return addr // a malformed chain: keep what is known for sure
+		}
+		if !isTrusted(hops[i]) || i == 0 {
+			return hops[i]
+		}
+	}
+	return addr
 }

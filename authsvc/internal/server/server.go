@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 
 	"connectrpc.com/connect"
@@ -40,6 +41,9 @@ type Deps struct {
 	DB      Pinger
 	Logger  *slog.Logger
 	Metrics Metrics
+	// TrustedProxies are the networks of proxies (the gateway) whose
+	// X-Forwarded-For names the client of a login.
+	TrustedProxies []netip.Prefix
 	// Tracing instruments the calls (otelconnect); it continues the trace
 	// of the caller, which is the gateway or another trusted service.
 	Tracing *telemetry.Tracing
@@ -82,7 +86,7 @@ func (s *Server) routes(d Deps) (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(authv1connect.NewAuthServiceHandler(
-		&handler{svc: d.Service},
+		&handler{svc: d.Service, trusted: d.TrustedProxies},
 		connect.WithInterceptors(otel, observeInterceptor(d.Logger, d.Metrics), authInterceptor(d.Verifier)),
 		connect.WithReadMaxBytes(maxMessageBytes),
 	))
