@@ -10,9 +10,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/acme/authgw/gateway/internal/config"
 	"github.com/acme/authgw/gateway/internal/server"
+	"github.com/acme/authgw/gateway/internal/telemetry"
 )
 
 // run starts the gateway and serves until ctx is done, then shuts down
@@ -39,7 +41,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	gw, err := server.New(cfg, log)
+	tracing, err := telemetry.Setup(ctx, "gateway", getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Flushes the spans still batched.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = tracing.Shutdown(sctx)
+	}()
+	gw, err := server.New(cfg, log, tracing.Provider)
 	if err != nil {
 		return err
 	}

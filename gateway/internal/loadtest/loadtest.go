@@ -112,7 +112,7 @@ routes:
 		s.Close()
 		return nil, err
 	}
-	gw, err := server.New(cfg, log)
+	gw, err := server.New(cfg, log, nil)
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -200,12 +200,11 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t Target) {
 			body = limited
 		}
 	}
-	var tracked *eofReader
-	if proto.Framed() && r.ProtoMajor == 1 && body != http.NoBody {
+	if proto.Framed() && r.ProtoMajor == 1 {
 		// Streams may answer while the request body is still arriving.
+		// What is left of it when the handler returns is drained (or the
+		// connection closed) by net/http, as for any handler.
 		_ = http.NewResponseController(w).EnableFullDuplex()
-		tracked = &eofReader{ReadCloser: body}
-		body = tracked
 	}
 	out := (&http.Request{
 		Method: r.Method,
@@ -234,11 +233,11 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, t Target) {
 		return
 	}
 	defer resp.Body.Close()
-	p.relay(ctx, w, r, proto, resp, limited, tracked)
+	p.relay(ctx, w, r, proto, resp, limited)
 }
 
 // relay copies the upstream response to w.
-func (p *Proxy) relay(ctx context.Context, w http.ResponseWriter, r *http.Request, proto protocol.Protocol, resp *http.Response, limited *limitReader, tracked *eofReader) {
+func (p *Proxy) relay(ctx context.Context, w http.ResponseWriter, r *http.Request, proto protocol.Protocol, resp *http.Response, limited *limitReader) {
 	entry := accesslog.EntryFrom(r.Context())
 	bufp := p.bufs.Get().(*[]byte)
 	defer p.bufs.Put(bufp)
@@ -282,12 +281,6 @@ func (p *Proxy) relay(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		}
 	case protocol.ConnectUnary, protocol.Unknown:
 		entry.Code = protocol.CodeFromHTTP(resp.StatusCode)
-	}
-	if tracked != nil && !tracked.eof.Load() {
-		// An HTTP/1.1 stream answered before its request body ended: the
-		// transport may still be reading that body when the answer is done,
-		// so the connection must not carry another request.
-		dst.Set("Connection", "close")
 	}
 	w.WriteHeader(resp.StatusCode)
 
@@ -463,18 +456,4 @@ func readHead(body io.Reader, contentLength int64, buf []byte) (head []byte, com
 		}
 	}
 	return head, false, nil
-}
-
-// eofReader records that the transport has read a request body to its end.
-type eofReader struct {
-	io.ReadCloser
-	eof atomic.Bool
-}
-
-func (e *eofReader) Read(p []byte) (int, error) {
-	n, err := e.ReadCloser.Read(p)
-	if err == io.EOF {
-		e.eof.Store(true)
-	}
-	return n, err
 }

@@ -288,7 +288,7 @@ func newGateway(t *testing.T, yaml string, env map[string]string) string {
 	if err != nil {
 		t.Fatalf("config.Load() error = %v", err)
 	}
-	gw, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	gw, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		t.Fatalf("server.New() error = %v", err)
 	}

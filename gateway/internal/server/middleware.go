@@ -12,6 +12,10 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/acme/authgw/gateway/internal/accesslog"
 	"github.com/acme/authgw/gateway/internal/protocol"
@@ -39,13 +43,25 @@ func (s *Server) edge(next http.Handler) http.Handler {
 		w.Header()[HeaderRequestID] = []string{rid}
 		e := &accesslog.Entry{RequestID: rid, ClientIP: s.forwardFor(r)}
 		rec := &recorder{ResponseWriter: w}
-		defer s.finish(rec, r, e, start)
-		next.ServeHTTP(rec, r.WithContext(accesslog.WithEntry(r.Context(), e)))
+		ctx := accesslog.WithEntry(r.Context(), e)
+		var span trace.Span
+		if s.tracer != nil {
+			ctx = propagator.Extract(ctx, propagation.HeaderCarrier(h))
+			ctx, span = s.tracer.Start(ctx, strings.TrimPrefix(r.URL.Path, "/"), trace.WithSpanKind(trace.SpanKindServer))
+			// The upstream's spans become children of the gateway's.
+			propagator.Inject(ctx, propagation.HeaderCarrier(h))
+		}
+		defer s.finish(rec, r, e, span, start)
+		next.ServeHTTP(rec, r.WithContext(ctx))
 	})
 }
 
-// finish recovers a panic of the handler and logs the request.
-func (s *Server) finish(rec *recorder, r *http.Request, e *accesslog.Entry, start time.Time) {
+// propagator is W3C trace context, as the auth service uses.
+var propagator = propagation.TraceContext{}
+
+// finish recovers a panic of the handler, ends its span and logs the
+// request.
+func (s *Server) finish(rec *recorder, r *http.Request, e *accesslog.Entry, span trace.Span, start time.Time) {
 	v := recover()
 	// http.ErrAbortHandler is a sentinel panic value, compared as net/http does.
 	if v != nil && v != http.ErrAbortHandler {
@@ -57,6 +73,21 @@ func (s *Server) finish(rec *recorder, r *http.Request, e *accesslog.Entry, star
 		} else {
 			v = http.ErrAbortHandler
 		}
+	}
+	if span != nil {
+		code := e.Code
+		if code == "" {
+			code = protocol.CodeFromHTTP(rec.status())
+		}
+		span.SetAttributes(
+			attribute.String("rpc.connect_rpc.error_code", code),
+			attribute.Int("http.response.status_code", rec.status()),
+			attribute.String("gateway.request_id", e.RequestID),
+		)
+		if code != "ok" {
+			span.SetStatus(codes.Error, code)
+		}
+		span.End()
 	}
 	level := slog.LevelInfo
 	if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {

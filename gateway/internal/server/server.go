@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/acme/authgw/gateway/internal/accesslog"
 	"github.com/acme/authgw/gateway/internal/config"
@@ -48,10 +49,14 @@ type Server struct {
 	trusted   []netip.Prefix
 	static    http.Handler
 	handler   http.Handler
+	// tracer is nil when tracing is off.
+	tracer trace.Tracer
 }
 
-// New builds the gateway from a validated configuration.
-func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
+// New builds the gateway from a validated configuration. With a non-nil
+// tp every request gets a server span, continued from the caller's W3C
+// traceparent and passed on to the upstream.
+func New(cfg *config.Config, log *slog.Logger, tp trace.TracerProvider) (*Server, error) {
 	s := &Server{
 		log:       log,
 		upstreams: map[string]*proxy.Upstream{},
@@ -87,6 +92,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		client := &http.Client{Timeout: 5 * time.Second}
 		s.keys = jwtauth.NewKeySet(cfg.JWT.JWKSURL, client, log, cfg.JWT.RefreshInterval, cfg.JWT.MinRefetchInterval)
 		s.verifier = jwtauth.NewVerifier(s.keys, cfg.JWT.Issuer, cfg.JWT.Audience, cfg.JWT.Leeway)
+	}
+	if tp != nil {
+		s.tracer = tp.Tracer("github.com/acme/authgw/gateway")
 	}
 	if cfg.Server.WebDir != "" {
 		s.static = newStatic(cfg.Server.WebDir)
