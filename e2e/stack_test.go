@@ -51,7 +51,9 @@ type process struct {
 	cmd  *exec.Cmd
 	logs *logBuffer
 	addr string
-	done chan struct{}
+	// admin is the address of the metrics listener.
+	admin string
+	done  chan struct{}
 }
 
 // logBuffer keeps a program's JSON log lines and reports the address of
@@ -61,6 +63,7 @@ type logBuffer struct {
 	buf   bytes.Buffer
 	addrc chan string
 	sent  bool
+	admin string
 }
 
 func (l *logBuffer) Write(p []byte) (int, error) {
@@ -70,7 +73,13 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 	sc := bufio.NewScanner(bytes.NewReader(p))
 	for sc.Scan() {
 		var rec struct{ Msg, Addr, Listener string }
-		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "listening" && !l.sent {
+		if json.Unmarshal(sc.Bytes(), &rec) != nil {
+			continue
+		}
+		switch {
+		case rec.Msg == "admin listening":
+			l.admin = rec.Addr
+		case rec.Msg == "listening" && !l.sent:
 			l.sent = true
 			l.addrc <- rec.Addr
 		}
@@ -123,6 +132,9 @@ func run(t *testing.T, name string, env map[string]string) *process {
 	})
 	select {
 	case p.addr = <-p.logs.addrc:
+		p.logs.mu.Lock()
+		p.admin = p.logs.admin
+		p.logs.mu.Unlock()
 	case <-p.done:
 		t.Fatalf("%s exited before listening:\n%s", name, p.logs)
 	case <-time.After(30 * time.Second):

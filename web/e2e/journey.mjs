@@ -91,6 +91,7 @@ async function main() {
   await waitHTTP(`http://127.0.0.1:${authPort}/.well-known/jwks.json`, "authsvc");
   start("gateway", path.join(tmp, "gateway"), {
     GATEWAY_ADDR: `127.0.0.1:${gatewayPort}`,
+    GATEWAY_ADMIN_ADDR: "127.0.0.1:0",
     GATEWAY_AUTH_UPSTREAM: `http://127.0.0.1:${authPort}`,
     GATEWAY_WEB_DIR: sameDist,
     GATEWAY_CORS_ORIGINS: previewOrigin,

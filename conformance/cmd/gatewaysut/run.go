@@ -94,6 +94,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	gw.Env = append(os.Environ(),
 		"GATEWAY_CONFIG="+cfgPath,
 		"GATEWAY_ADDR=127.0.0.1:0",
+		"GATEWAY_ADMIN_ADDR=127.0.0.1:0",
 		"GATEWAY_LOG_FORMAT=json",
 		"GATEWAY_LOG_LEVEL=info",
 	)

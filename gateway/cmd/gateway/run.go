@@ -77,6 +77,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	adminAddr := getenv("GATEWAY_ADMIN_ADDR")
+	if adminAddr == "" {
+		adminAddr = ":9091"
+	}
+	adminLn, err := (&net.ListenConfig{}).Listen(ctx, "tcp", adminAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("GATEWAY_ADMIN_ADDR: %w", err)
+	}
+	adminMux := http.NewServeMux()
+	adminMux.Handle("GET /metrics", gw.MetricsHandler())
+	admin := &http.Server{Handler: adminMux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = admin.Serve(adminLn) }()
+	defer admin.Close()
+	log.Info("admin listening", "listener", "admin", "addr", adminLn.Addr().String(), "paths", "/metrics")
 	log.Info("listening", "listener", "gateway", "addr", ln.Addr().String(), "protocols", "http/1.1,h2c")
 
 	errc := make(chan error, 1)

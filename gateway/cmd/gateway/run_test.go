@@ -19,7 +19,7 @@ func TestRun(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
-	env := map[string]string{"GATEWAY_ADDR": "127.0.0.1:0", "GATEWAY_AUTH_UPSTREAM": "http://127.0.0.1:1"}
+	env := map[string]string{"GATEWAY_ADDR": "127.0.0.1:0", "GATEWAY_ADMIN_ADDR": "127.0.0.1:0", "GATEWAY_AUTH_UPSTREAM": "http://127.0.0.1:1"}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"gateway"}, func(k string) string { return env[k] }, io.Discard, pw)

@@ -16,8 +16,13 @@ type Entry struct {
 	// Code is the RPC status ("ok", "unavailable"...) when known.
 	Code   string
 	UserID string
+	// Routed is set when the request matched a route.
+	Routed bool
 	// Upstream names the upstream the request went to, if any.
 	Upstream string
+	// GatewayError is set when the gateway itself produced the error while
+	// proxying (upstream refused or reset, deadline, body limit).
+	GatewayError bool
 }
 
 type entryKey struct{}

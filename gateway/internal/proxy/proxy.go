@@ -341,7 +341,9 @@ func (p *Proxy) classify(ctx context.Context, limited *limitReader, err error) *
 	case ctx.Err() != nil:
 		return connect.NewError(connect.CodeCanceled, ctx.Err())
 	}
-	p.log.LogAttrs(ctx, slog.LevelWarn, "upstream failed", slog.String("error", err.Error()))
+	e := accesslog.EntryFrom(ctx)
+	p.log.LogAttrs(ctx, slog.LevelWarn, "upstream failed", slog.String("request_id", e.RequestID),
+		slog.String("upstream", e.Upstream), slog.String("error", err.Error()))
 	return connect.NewError(connect.CodeUnavailable, errors.New("upstream unavailable"))
 }
 
@@ -349,6 +351,7 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, proto protocol.Prot
 	e := accesslog.EntryFrom(r.Context())
 	e.Protocol = proto.String()
 	e.Code = err.Code().String()
+	e.GatewayError = true
 	// Written even when the caller seems gone: writing to a reset stream is
 	// harmless, and a stream that is still open must never end with an
 	// empty answer.

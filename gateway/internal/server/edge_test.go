@@ -8,12 +8,14 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/acme/authgw/gateway/internal/metrics"
 )
 
 func TestEdgeRecoversPanics(t *testing.T) {
 	t.Parallel()
 	var logs strings.Builder
-	s := &Server{log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	s := &Server{log: slog.New(slog.NewJSONHandler(&logs, nil)), metrics: metrics.New()}
 	h := s.edge(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
 	tests := []struct {
 		name        string
@@ -50,7 +52,7 @@ func TestEdgeRecoversPanics(t *testing.T) {
 func TestAccessLog(t *testing.T) {
 	t.Parallel()
 	var logs strings.Builder
-	s := &Server{log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	s := &Server{log: slog.New(slog.NewJSONHandler(&logs, nil)), metrics: metrics.New()}
 	h := s.edge(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 	}))

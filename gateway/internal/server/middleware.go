@@ -89,6 +89,7 @@ func (s *Server) finish(rec *recorder, r *http.Request, e *accesslog.Entry, span
 		}
 		span.End()
 	}
+	s.observe(rec, r, e, time.Since(start))
 	level := slog.LevelInfo
 	if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 		level = slog.LevelDebug
@@ -219,4 +220,22 @@ func (r *recorder) status() int {
 		return http.StatusOK
 	}
 	return r.code
+}
+
+// observe records the request in the metrics. Only requests that matched a
+// route are labelled by path, so probes of random paths cannot grow the
+// label set.
+func (s *Server) observe(rec *recorder, r *http.Request, e *accesslog.Entry, d time.Duration) {
+	code := e.Code
+	if code == "" {
+		code = protocol.CodeFromHTTP(rec.status())
+	}
+	procedure := "other"
+	if e.Routed && strings.Count(r.URL.Path, "/") == 2 {
+		procedure = r.URL.Path
+	}
+	if e.GatewayError && e.Upstream != "" {
+		s.metrics.UpstreamError(e.Upstream, code)
+	}
+	s.metrics.ObserveRequest(procedure, protocolName(e, r), code, d)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/acme/authgw/gateway/internal/accesslog"
 	"github.com/acme/authgw/gateway/internal/config"
 	"github.com/acme/authgw/gateway/internal/jwtauth"
+	"github.com/acme/authgw/gateway/internal/metrics"
 	"github.com/acme/authgw/gateway/internal/protocol"
 	"github.com/acme/authgw/gateway/internal/proxy"
 	"github.com/acme/authgw/gateway/internal/route"
@@ -50,7 +51,8 @@ type Server struct {
 	static    http.Handler
 	handler   http.Handler
 	// tracer is nil when tracing is off.
-	tracer trace.Tracer
+	tracer  trace.Tracer
+	metrics *metrics.Metrics
 }
 
 // New builds the gateway from a validated configuration. With a non-nil
@@ -61,6 +63,7 @@ func New(cfg *config.Config, log *slog.Logger, tp trace.TracerProvider) (*Server
 		log:       log,
 		upstreams: map[string]*proxy.Upstream{},
 		proxy:     proxy.New(log),
+		metrics:   metrics.New(),
 		trusted:   cfg.Server.TrustedPrefixes(),
 	}
 	for name, u := range cfg.Upstreams {
@@ -125,6 +128,7 @@ func (s *Server) Close() {
 
 // rpc applies the matched route's policy and forwards the request.
 func (s *Server) rpc(w http.ResponseWriter, r *http.Request, p *policy) {
+	accesslog.EntryFrom(r.Context()).Routed = true
 	if !p.public {
 		id, err := s.authenticate(r)
 		if err != nil {
@@ -166,3 +170,7 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, err *connect.Err
 	e.Code = err.Code().String()
 	protocol.WriteError(w, r, err)
 }
+
+// MetricsHandler serves the gateway's Prometheus metrics, for the admin
+// listener.
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.Handler() }
