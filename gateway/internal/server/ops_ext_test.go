@@ -58,12 +58,13 @@ func TestStatic(t *testing.T) {
 		path       string
 		wantStatus int
 		wantBody   string
+		wantCache  string
 	}{
-		{"/", http.StatusOK, "<html>spa</html>"},
-		{"/assets/app.js", http.StatusOK, "console.log(1)"},
-		{"/login", http.StatusOK, "<html>spa</html>"},
-		{"/settings/sessions", http.StatusOK, "<html>spa</html>"},
-		{"/assets/missing.js", http.StatusNotFound, ""},
+		{"/", http.StatusOK, "<html>spa</html>", "no-cache"},
+		{"/assets/app.js", http.StatusOK, "console.log(1)", "public, max-age=31536000, immutable"},
+		{"/login", http.StatusOK, "<html>spa</html>", "no-cache"},
+		{"/settings/sessions", http.StatusOK, "<html>spa</html>", "no-cache"},
+		{"/assets/missing.js", http.StatusNotFound, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
@@ -76,6 +77,12 @@ func TestStatic(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != tt.wantStatus || tt.wantBody != "" && !strings.Contains(string(body), tt.wantBody) {
 				t.Errorf("GET %s = %d %q, want %d %q", tt.path, resp.StatusCode, body, tt.wantStatus, tt.wantBody)
+			}
+			if got := resp.Header.Get("Cache-Control"); tt.wantCache != "" && got != tt.wantCache {
+				t.Errorf("GET %s Cache-Control = %q, want %q", tt.path, got, tt.wantCache)
+			}
+			if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("GET %s X-Content-Type-Options = %q, want nosniff", tt.path, got)
 			}
 		})
 	}
