@@ -33,6 +33,7 @@ type config struct {
 	HashConcurrency  int
 	HashMaxWait      time.Duration
 	ShutdownTimeout  time.Duration
+	DrainDelay       time.Duration
 	DBWait           time.Duration
 	LogLevel         slog.Level
 	LogFormat        string
@@ -109,6 +110,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	dur("AUTH_HASH_MAX_WAIT", 5*time.Second, &c.HashMaxWait)
 	dur("AUTH_SHUTDOWN_TIMEOUT", 20*time.Second, &c.ShutdownTimeout)
 	dur("AUTH_DB_WAIT", 30*time.Second, &c.DBWait)
+	c.DrainDelay = 0
+	if v := getenv("AUTH_DRAIN_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > 5*time.Minute {
+			errs = append(errs, fmt.Errorf("AUTH_DRAIN_DELAY: %q is not a duration from 0s to 5m", v))
+		}
+		c.DrainDelay = d
+	}
 
 	c.HashParams = password.DefaultParams()
 	uintVar := func(name string, dst *uint32) {

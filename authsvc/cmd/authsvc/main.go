@@ -255,8 +255,14 @@ func serve(ctx context.Context, cfg config, srv *server.Server, metrics http.Han
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	// Health turns NOT_SERVING first; during the drain delay calls are
+	// still served, so load balancers that poll health move traffic away
+	// before the listener closes.
 	srv.Drain()
+	log.Info("shutting down", "drain_delay", cfg.DrainDelay, "timeout", cfg.ShutdownTimeout)
+	if cfg.DrainDelay > 0 {
+		time.Sleep(cfg.DrainDelay)
+	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {

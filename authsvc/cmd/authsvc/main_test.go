@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -921,5 +922,96 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	}
 	if rpcLines != 7 {
 		t.Errorf("%d rpc log lines, want 7 (one per call)", rpcLines)
+	}
+}
+
+func TestHealthNotServingWhileDraining(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	env["AUTH_DRAIN_DELAY"] = "2s"
+	in := start(t, env)
+	conn, err := grpc.NewClient(in.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	health := healthpb.NewHealthClient(conn)
+	if hc, err := health.Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health before shutdown = %v, %v; want SERVING", hc.GetStatus(), err)
+	}
+
+	in.stop() // the signal; run drains, then shuts down
+	deadline := time.Now().Add(time.Second)
+	for {
+		hc, err := health.Check(t.Context(), &healthpb.HealthCheckRequest{})
+		if err == nil && hc.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health after the signal = %v, %v; want NOT_SERVING while draining", hc.GetStatus(), err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c := authv1connect.NewAuthServiceClient(h2cClient, in.url, connect.WithGRPC())
+	if _, err := c.Register(t.Context(), &authv1.RegisterRequest{Email: "drain@example.com", Password: "correct horse"}); err != nil {
+		t.Errorf("Register while draining: %v, want it served", err)
+	}
+	in.shutdown(t)
+}
+
+func TestSigningKeyRotation(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	keyFile := func(name string) string {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pem, err := token.MarshalPrivateKeyPEM(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := dir + "/" + name
+		if err := os.WriteFile(path, pem, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	oldKey, newKey := keyFile("old.pem"), keyFile("new.pem")
+	env := testEnv(t)
+	env["AUTH_SIGNING_KEY_FILE"] = oldKey
+	first := start(t, env)
+	login := signUp(t, authv1connect.NewAuthServiceClient(h1Client, first.url), "rotate@example.com")
+	first.shutdown(t)
+
+	env["AUTH_SIGNING_KEY_FILE"] = newKey
+	env["AUTH_PREVIOUS_KEY_FILES"] = oldKey
+	second := start(t, env)
+	c := authv1connect.NewAuthServiceClient(h1Client, second.url)
+	if _, err := c.Me(bearer(t.Context(), login.GetAccessToken()), &authv1.MeRequest{}); err != nil {
+		t.Errorf("Me(token signed by the previous key): %v", err)
+	}
+	fresh, err := c.Login(t.Context(), &authv1.LoginRequest{Email: "rotate@example.com", Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid := func(tok string) string {
+		h, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+		var v struct{ Kid string }
+		_ = json.Unmarshal(h, &v)
+		return v.Kid
+	}
+	res, err := http.Get(second.url + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set struct{ Keys []struct{ Kid string } }
+	err = json.NewDecoder(res.Body).Decode(&set)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Keys) != 2 || set.Keys[0].Kid != kid(fresh.GetAccessToken()) || set.Keys[1].Kid != kid(login.GetAccessToken()) {
+		t.Errorf("JWKS kids = %v, want [new %s, previous %s]", set.Keys, kid(fresh.GetAccessToken()), kid(login.GetAccessToken()))
 	}
 }
