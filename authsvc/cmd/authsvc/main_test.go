@@ -631,7 +631,10 @@ func TestShutdownLetsInFlightCallsFinish(t *testing.T) {
 		_, err := c.Register(context.Background(), &authv1.RegisterRequest{Email: "late@example.com", Password: "correct horse"})
 		errc <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	// Shut down only once the call is being handled.
+	for !strings.Contains(scrapeMetrics(t, in.admin), "authsvc_rpc_in_flight 1") {
+		time.Sleep(5 * time.Millisecond)
+	}
 	in.shutdown(t)
 	if err := <-errc; err != nil {
 		t.Errorf("in-flight Register during shutdown: %v", err)
@@ -788,6 +791,17 @@ func TestDatabaseDownAndBack(t *testing.T) {
 	}
 }
 
+func scrapeMetrics(t *testing.T, addr string) string {
+	t.Helper()
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return string(raw)
+}
+
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	in := start(t, testEnv(t))
@@ -798,12 +812,7 @@ func TestMetrics(t *testing.T) {
 	_, err := c.Login(t.Context(), &authv1.LoginRequest{Email: "m@example.com", Password: "wrong horse"})
 	wantCode(t, "Login(wrong password)", err, connect.CodeUnauthenticated)
 
-	res, err := http.Get("http://" + in.admin + "/metrics")
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	raw, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	raw := scrapeMetrics(t, in.admin)
 	for _, want := range []string{
 		`authsvc_rpc_requests_total{code="ok",procedure="/auth.v1.AuthService/Register",protocol="connect"} 1`,
 		`authsvc_rpc_requests_total{code="unauthenticated",procedure="/auth.v1.AuthService/Login",protocol="connect"} 1`,
@@ -812,7 +821,7 @@ func TestMetrics(t *testing.T) {
 		`authsvc_password_hash_rejected_total 0`,
 		`go_sql_open_connections{db_name="authsvc"}`,
 	} {
-		if !strings.Contains(string(raw), want) {
+		if !strings.Contains(raw, want) {
 			t.Errorf("/metrics has no %q", want)
 		}
 	}
@@ -854,13 +863,7 @@ func TestHashingCapacityFullIsResourceExhausted(t *testing.T) {
 	if ok == 0 || exhausted == 0 {
 		t.Errorf("%d ok and %d resource_exhausted of %d concurrent registrations with one hashing slot, want some of each", ok, exhausted, n)
 	}
-	res, err := http.Get("http://" + in.admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if want := fmt.Sprintf("authsvc_password_hash_rejected_total %d", exhausted); !strings.Contains(string(raw), want) {
+	if want := fmt.Sprintf("authsvc_password_hash_rejected_total %d", exhausted); !strings.Contains(scrapeMetrics(t, in.admin), want) {
 		t.Errorf("/metrics has no %q", want)
 	}
 }

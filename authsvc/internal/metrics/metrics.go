@@ -18,6 +18,7 @@ type Metrics struct {
 	reg          *prometheus.Registry
 	rpcs         *prometheus.CounterVec
 	rpcDuration  *prometheus.HistogramVec
+	inFlight     prometheus.Gauge
 	hashWaiting  prometheus.Gauge
 	hashRejected prometheus.Counter
 }
@@ -36,6 +37,10 @@ func New(db *sql.DB) *Metrics {
 			Help:    "RPC latency, by procedure, protocol and code.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"procedure", "protocol", "code"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "authsvc_rpc_in_flight",
+			Help: "RPCs being handled now.",
+		}),
 		hashWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "authsvc_password_hash_queue_depth",
 			Help: "Calls waiting for a password hashing slot.",
@@ -45,7 +50,7 @@ func New(db *sql.DB) *Metrics {
 			Help: "Calls turned away with resource_exhausted because no hashing slot freed in time.",
 		}),
 	}
-	m.reg.MustRegister(m.rpcs, m.rpcDuration, m.hashWaiting, m.hashRejected,
+	m.reg.MustRegister(m.rpcs, m.rpcDuration, m.inFlight, m.hashWaiting, m.hashRejected,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(db, "authsvc"),
@@ -58,6 +63,9 @@ func (m *Metrics) ObserveRPC(procedure, protocol, code string, d time.Duration) 
 	m.rpcs.WithLabelValues(procedure, protocol, code).Inc()
 	m.rpcDuration.WithLabelValues(procedure, protocol, code).Observe(d.Seconds())
 }
+
+// InFlight adds delta to the RPCs being handled.
+func (m *Metrics) InFlight(delta int) { m.inFlight.Add(float64(delta)) }
 
 // HashQueue records the number of calls waiting for a hashing slot.
 func (m *Metrics) HashQueue(waiting int) { m.hashWaiting.Set(float64(waiting)) }

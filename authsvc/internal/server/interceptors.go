@@ -20,6 +20,7 @@ import (
 
 // Metrics records calls.
 type Metrics interface {
+	InFlight(delta int)
 	ObserveRPC(procedure, protocol, code string, d time.Duration)
 	HashRejected()
 }
@@ -120,7 +121,9 @@ func observeInterceptor(log *slog.Logger, m Metrics) connect.UnaryInterceptorFun
 	return func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 			start := time.Now()
+			m.InFlight(1)
 			res, err := next(ctx, req)
+			m.InFlight(-1)
 			code := "ok"
 			level := slog.LevelInfo
 			attrs := []slog.Attr{
